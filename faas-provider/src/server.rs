@@ -1,0 +1,35 @@
+//! Bind-then-serve: services bind first (port 0 in tests), report the port, then run until a
+//! shutdown future resolves, letting in-flight requests finish.
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::HttpResponse;
+
+/// Binds `addr`, naming it in the error.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr).map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))
+}
+
+/// Runs an actix server until `shutdown` resolves, then stops it gracefully (in-flight
+/// requests finish within the server's shutdown timeout).
+pub async fn run_until(
+    server: actix_web::dev::Server,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let handle = server.handle();
+    let mut server = std::pin::pin!(server);
+    tokio::select! {
+        result = &mut server => result,
+        () = shutdown => {
+            handle.stop(true).await;
+            server.await
+        }
+    }
+}
+
+/// `GET /healthz` for services with nothing further to check.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}

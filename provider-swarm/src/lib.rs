@@ -1,0 +1,1 @@
+//! provider-swarm: placeholder until its issue lands.

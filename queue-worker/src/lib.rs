@@ -1,0 +1,1 @@
+//! queue-worker: placeholder until its issue lands.
