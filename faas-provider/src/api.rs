@@ -17,7 +17,9 @@ use crate::auth::{Credentials, WWW_AUTHENTICATE};
 use crate::error::ProviderError;
 use crate::name::{FunctionName, FunctionRef};
 use crate::provider::Provider;
-use crate::types::{DeleteFunctionRequest, FunctionDeployment, LogRequest, ScaleServiceRequest, Secret};
+use crate::types::{
+    DeleteFunctionRequest, FunctionDeployment, LogRequest, ScaleServiceRequest, Secret,
+};
 
 /// Media type of the structured error body our client asks for.
 pub const ERROR_JSON: &str = "application/json";
@@ -124,37 +126,38 @@ pub fn configure(
     move |cfg| {
         let credentials = web::Data::new(config.credentials.clone());
         let state = web::Data::new(State { provider, config });
-        cfg.app_data(state.clone()).service(
-            web::scope("/system")
-                .app_data(state)
-                .app_data(credentials)
-                .wrap(from_fn(require_basic_auth))
-                .service(
-                    web::resource("/functions")
-                        .route(web::get().to(list))
-                        .route(web::post().to(deploy))
-                        .route(web::put().to(update))
-                        .route(web::delete().to(delete)),
-                )
-                .service(web::resource("/function/{name}").route(web::get().to(get)))
-                .service(web::resource("/scale-function/{name}").route(web::post().to(scale)))
-                .service(web::resource("/endpoints/{name}").route(web::get().to(endpoints)))
-                .service(
-                    web::resource("/secrets")
-                        .route(web::get().to(list_secrets))
-                        .route(web::post().to(create_secret))
-                        .route(web::put().to(update_secret))
-                        .route(web::delete().to(delete_secret)),
-                )
-                .service(web::resource("/logs").route(web::get().to(logs)))
-                .service(web::resource("/namespaces").route(web::get().to(namespaces)))
-                .service(web::resource("/info").route(web::get().to(info))),
-        )
-        .service(
-            web::resource("/healthz")
-                .route(web::get().to(healthz))
-                .route(web::head().to(healthz)),
-        );
+        cfg.app_data(state.clone())
+            .service(
+                web::scope("/system")
+                    .app_data(state)
+                    .app_data(credentials)
+                    .wrap(from_fn(require_basic_auth))
+                    .service(
+                        web::resource("/functions")
+                            .route(web::get().to(list))
+                            .route(web::post().to(deploy))
+                            .route(web::put().to(update))
+                            .route(web::delete().to(delete)),
+                    )
+                    .service(web::resource("/function/{name}").route(web::get().to(get)))
+                    .service(web::resource("/scale-function/{name}").route(web::post().to(scale)))
+                    .service(web::resource("/endpoints/{name}").route(web::get().to(endpoints)))
+                    .service(
+                        web::resource("/secrets")
+                            .route(web::get().to(list_secrets))
+                            .route(web::post().to(create_secret))
+                            .route(web::put().to(update_secret))
+                            .route(web::delete().to(delete_secret)),
+                    )
+                    .service(web::resource("/logs").route(web::get().to(logs)))
+                    .service(web::resource("/namespaces").route(web::get().to(namespaces)))
+                    .service(web::resource("/info").route(web::get().to(info))),
+            )
+            .service(
+                web::resource("/healthz")
+                    .route(web::get().to(healthz))
+                    .route(web::head().to(healthz)),
+            );
     }
 }
 
@@ -196,9 +199,21 @@ pub fn query_map(req: &HttpRequest) -> HashMap<String, String> {
 
 fn parse_json<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ProviderError> {
     if body.is_empty() {
-        return Err(ProviderError::Invalid(format!("a {what} JSON body is required")));
+        return Err(ProviderError::Invalid(format!(
+            "a {what} JSON body is required"
+        )));
     }
-    serde_json::from_slice(body).map_err(|e| ProviderError::Invalid(format!("invalid {what}: {e}")))
+    // The path names the field that is wrong (`replicas: invalid value: integer -1 ...`).
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if field == "." {
+            ProviderError::Invalid(format!("invalid {what}: {inner}"))
+        } else {
+            ProviderError::Invalid(format!("invalid {what}: {field}: {inner}"))
+        }
+    })
 }
 
 fn name_from_path(req: &HttpRequest, state: &State) -> Result<FunctionName, ProviderError> {
@@ -230,7 +245,9 @@ async fn deploy(req: HttpRequest, state: web::Data<State>, body: Bytes) -> ApiRe
         validate_deployment(&d)?;
         state.provider.deploy(d).await
     };
-    run.await.map(|()| accepted()).map_err(|e| ApiError::new(&req, e))
+    run.await
+        .map(|()| accepted())
+        .map_err(|e| ApiError::new(&req, e))
 }
 
 async fn update(req: HttpRequest, state: web::Data<State>, body: Bytes) -> ApiResult {
@@ -240,7 +257,9 @@ async fn update(req: HttpRequest, state: web::Data<State>, body: Bytes) -> ApiRe
         validate_deployment(&d)?;
         state.provider.update(d).await
     };
-    run.await.map(|()| accepted()).map_err(|e| ApiError::new(&req, e))
+    run.await
+        .map(|()| accepted())
+        .map_err(|e| ApiError::new(&req, e))
 }
 
 /// Checks every provider would otherwise repeat.
@@ -283,7 +302,9 @@ async fn delete(req: HttpRequest, state: web::Data<State>, body: Bytes) -> ApiRe
         state.check_namespace(Some(&d.namespace))?;
         state.provider.delete(&d.function_name).await
     };
-    run.await.map(|()| accepted()).map_err(|e| ApiError::new(&req, e))
+    run.await
+        .map(|()| accepted())
+        .map_err(|e| ApiError::new(&req, e))
 }
 
 async fn get(req: HttpRequest, state: web::Data<State>) -> ApiResult {
@@ -303,7 +324,9 @@ async fn scale(req: HttpRequest, state: web::Data<State>, body: Bytes) -> ApiRes
         state.check_namespace(Some(&s.namespace))?;
         state.provider.scale(&name, s.replicas).await
     };
-    run.await.map(|()| accepted()).map_err(|e| ApiError::new(&req, e))
+    run.await
+        .map(|()| accepted())
+        .map_err(|e| ApiError::new(&req, e))
 }
 
 async fn endpoints(req: HttpRequest, state: web::Data<State>) -> ApiResult {
@@ -455,7 +478,10 @@ mod tests {
     #[test]
     fn log_request_parsing_names_the_parameter() {
         let q = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         let r = parse_log_request(&q(&[
             ("name", "figlet"),
@@ -467,7 +493,8 @@ mod tests {
         assert_eq!(r.tail, Some(5));
         assert!(r.follow);
         assert!(r.since.is_some());
-        let r = parse_log_request(&q(&[("name", "figlet"), ("tail", "-1"), ("follow", "yes")])).unwrap();
+        let r = parse_log_request(&q(&[("name", "figlet"), ("tail", "-1"), ("follow", "yes")]))
+            .unwrap();
         assert_eq!(r.tail, None);
         assert!(!r.follow);
         for (pairs, word) in [

@@ -70,7 +70,11 @@ impl HttpProvider {
         req
     }
 
-    async fn send(&self, req: RequestBuilder, subject: &str) -> Result<Response, ProviderError> {
+    async fn send(
+        &self,
+        req: RequestBuilder,
+        subject: Subject<'_>,
+    ) -> Result<Response, ProviderError> {
         let res = req.send().await.map_err(transport_error)?;
         if res.status().is_success() {
             return Ok(res);
@@ -85,7 +89,7 @@ impl HttpProvider {
         method: Method,
         path: &str,
         body: Option<&B>,
-        subject: &str,
+        subject: Subject<'_>,
     ) -> Result<Response, ProviderError> {
         let mut req = self.request(method, path).timeout(self.timeout);
         if let Some(b) = body {
@@ -94,11 +98,15 @@ impl HttpProvider {
         self.send(req, subject).await
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: &str, subject: &str) -> Result<T, ProviderError> {
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        subject: Subject<'_>,
+    ) -> Result<T, ProviderError> {
         let res = self.call::<()>(Method::GET, path, None, subject).await?;
-        res.json()
-            .await
-            .map_err(|e| ProviderError::Internal(format!("provider answered {path} with bad JSON: {e}")))
+        res.json().await.map_err(|e| {
+            ProviderError::Internal(format!("provider answered {path} with bad JSON: {e}"))
+        })
     }
 }
 
@@ -110,9 +118,18 @@ fn transport_error(e: reqwest::Error) -> ProviderError {
     }
 }
 
-/// Maps an error answer back to its variant: exactly, from our JSON body; by status code,
-/// from other providers (faas-swarm answers 404 with an empty body).
-pub fn error_from_response(status: StatusCode, body: &str, subject: &str) -> ProviderError {
+/// What a call was about, so a bare 404 or 409 from a provider that sends no structured body
+/// (faas-swarm answers 404 with an empty body) becomes the right variant.
+#[derive(Clone, Copy, Debug)]
+pub enum Subject<'a> {
+    None,
+    Function(&'a str),
+    Secret(&'a str),
+}
+
+/// Maps an error answer back to its variant: exactly, from our JSON body; by status code
+/// and subject, from other providers.
+pub fn error_from_response(status: StatusCode, body: &str, subject: Subject<'_>) -> ProviderError {
     if let Ok(b) = serde_json::from_str::<ErrorBody>(body) {
         if let Some(e) = ProviderError::from_parts(&b.kind, b.detail) {
             return e;
@@ -126,9 +143,19 @@ pub fn error_from_response(status: StatusCode, body: &str, subject: &str) -> Pro
     match status {
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => ProviderError::Invalid(text),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ProviderError::Unauthorized,
-        StatusCode::NOT_FOUND => ProviderError::FunctionNotFound(subject.to_owned()),
-        StatusCode::CONFLICT => ProviderError::FunctionExists(subject.to_owned()),
-        StatusCode::NOT_IMPLEMENTED | StatusCode::METHOD_NOT_ALLOWED => ProviderError::NotSupported(text),
+        StatusCode::NOT_FOUND => match subject {
+            Subject::Function(n) => ProviderError::FunctionNotFound(n.to_owned()),
+            Subject::Secret(n) => ProviderError::SecretNotFound(n.to_owned()),
+            Subject::None => ProviderError::NotSupported(text),
+        },
+        StatusCode::CONFLICT => match subject {
+            Subject::Secret(n) => ProviderError::SecretExists(n.to_owned()),
+            Subject::Function(n) => ProviderError::FunctionExists(n.to_owned()),
+            Subject::None => ProviderError::Invalid(text),
+        },
+        StatusCode::NOT_IMPLEMENTED | StatusCode::METHOD_NOT_ALLOWED => {
+            ProviderError::NotSupported(text)
+        }
         StatusCode::BAD_GATEWAY => ProviderError::Backend(text),
         StatusCode::SERVICE_UNAVAILABLE => ProviderError::Unavailable(text),
         StatusCode::GATEWAY_TIMEOUT => ProviderError::Timeout(text),
@@ -139,22 +166,38 @@ pub fn error_from_response(status: StatusCode, body: &str, subject: &str) -> Pro
 #[async_trait]
 impl Provider for HttpProvider {
     async fn list(&self) -> Result<Vec<FunctionStatus>, ProviderError> {
-        self.get_json("system/functions", "").await
+        self.get_json("system/functions", Subject::None).await
     }
 
     async fn get(&self, name: &FunctionName) -> Result<FunctionStatus, ProviderError> {
-        self.get_json(&format!("system/function/{name}"), name.as_str()).await
+        self.get_json(
+            &format!("system/function/{name}"),
+            Subject::Function(name.as_str()),
+        )
+        .await
     }
 
     async fn deploy(&self, d: FunctionDeployment) -> Result<(), ProviderError> {
         let subject = d.service.to_string();
-        self.call(Method::POST, "system/functions", Some(&d), &subject).await?;
+        self.call(
+            Method::POST,
+            "system/functions",
+            Some(&d),
+            Subject::Function(&subject),
+        )
+        .await?;
         Ok(())
     }
 
     async fn update(&self, d: FunctionDeployment) -> Result<(), ProviderError> {
         let subject = d.service.to_string();
-        self.call(Method::PUT, "system/functions", Some(&d), &subject).await?;
+        self.call(
+            Method::PUT,
+            "system/functions",
+            Some(&d),
+            Subject::Function(&subject),
+        )
+        .await?;
         Ok(())
     }
 
@@ -163,7 +206,13 @@ impl Provider for HttpProvider {
             function_name: name.clone(),
             namespace: String::new(),
         };
-        self.call(Method::DELETE, "system/functions", Some(&body), name.as_str()).await?;
+        self.call(
+            Method::DELETE,
+            "system/functions",
+            Some(&body),
+            Subject::Function(name.as_str()),
+        )
+        .await?;
         Ok(())
     }
 
@@ -174,34 +223,49 @@ impl Provider for HttpProvider {
             namespace: String::new(),
         };
         let path = format!("system/scale-function/{name}");
-        self.call(Method::POST, &path, Some(&body), name.as_str()).await?;
+        self.call(
+            Method::POST,
+            &path,
+            Some(&body),
+            Subject::Function(name.as_str()),
+        )
+        .await?;
         Ok(())
     }
 
     async fn endpoints(&self, name: &FunctionName) -> Result<ReadyEndpoints, ProviderError> {
-        self.get_json(&format!("system/endpoints/{name}"), name.as_str()).await
+        self.get_json(
+            &format!("system/endpoints/{name}"),
+            Subject::Function(name.as_str()),
+        )
+        .await
     }
 
     async fn list_secrets(&self) -> Result<Vec<Secret>, ProviderError> {
-        self.get_json("system/secrets", "").await
+        self.get_json("system/secrets", Subject::None).await
     }
 
     async fn create_secret(&self, s: Secret) -> Result<(), ProviderError> {
         let subject = s.name.clone();
-        self.call(Method::POST, "system/secrets", Some(&s), &subject)
-            .await
-            .map_err(|e| match e {
-                ProviderError::FunctionExists(n) => ProviderError::SecretExists(n),
-                e => e,
-            })?;
+        self.call(
+            Method::POST,
+            "system/secrets",
+            Some(&s),
+            Subject::Secret(&subject),
+        )
+        .await?;
         Ok(())
     }
 
     async fn update_secret(&self, s: Secret) -> Result<(), ProviderError> {
         let subject = s.name.clone();
-        self.call(Method::PUT, "system/secrets", Some(&s), &subject)
-            .await
-            .map_err(secret_not_found)?;
+        self.call(
+            Method::PUT,
+            "system/secrets",
+            Some(&s),
+            Subject::Secret(&subject),
+        )
+        .await?;
         Ok(())
     }
 
@@ -210,9 +274,13 @@ impl Provider for HttpProvider {
             name: name.to_owned(),
             ..Default::default()
         };
-        self.call(Method::DELETE, "system/secrets", Some(&body), name)
-            .await
-            .map_err(secret_not_found)?;
+        self.call(
+            Method::DELETE,
+            "system/secrets",
+            Some(&body),
+            Subject::Secret(name),
+        )
+        .await?;
         Ok(())
     }
 
@@ -234,7 +302,7 @@ impl Provider for HttpProvider {
             query.push(("since", s.to_rfc3339()));
         }
         let req = self.request(Method::GET, "system/logs").query(&query);
-        let res = self.send(req, r.name.as_str()).await?;
+        let res = self.send(req, Subject::Function(r.name.as_str())).await?;
         let bytes = res
             .bytes_stream()
             .map_err(|e| ProviderError::Unavailable(format!("log stream: {e}")));
@@ -242,23 +310,17 @@ impl Provider for HttpProvider {
     }
 
     async fn namespaces(&self) -> Result<Vec<String>, ProviderError> {
-        self.get_json("system/namespaces", "").await
+        self.get_json("system/namespaces", Subject::None).await
     }
 
     async fn info(&self) -> Result<ProviderInfo, ProviderError> {
-        self.get_json("system/info", "").await
+        self.get_json("system/info", Subject::None).await
     }
 
     async fn health(&self) -> Result<(), ProviderError> {
-        self.call::<()>(Method::GET, "healthz", None, "").await?;
+        self.call::<()>(Method::GET, "healthz", None, Subject::None)
+            .await?;
         Ok(())
-    }
-}
-
-fn secret_not_found(e: ProviderError) -> ProviderError {
-    match e {
-        ProviderError::FunctionNotFound(n) => ProviderError::SecretNotFound(n),
-        e => e,
     }
 }
 
@@ -280,4 +342,67 @@ where
             serde_json::from_str(&line)
                 .map_err(|e| ProviderError::Internal(format!("bad log line {line:?}: {e}")))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_statuses_from_other_providers() {
+        let cases = [
+            (
+                404,
+                "",
+                Subject::Function("f"),
+                ProviderError::FunctionNotFound("f".into()),
+            ),
+            (
+                404,
+                "",
+                Subject::Secret("s"),
+                ProviderError::SecretNotFound("s".into()),
+            ),
+            (
+                409,
+                "exists",
+                Subject::Secret("s"),
+                ProviderError::SecretExists("s".into()),
+            ),
+            (
+                400,
+                "Cannot parse request.",
+                Subject::None,
+                ProviderError::Invalid("Cannot parse request.".into()),
+            ),
+            (
+                401,
+                "invalid credentials",
+                Subject::None,
+                ProviderError::Unauthorized,
+            ),
+            (
+                405,
+                "",
+                Subject::None,
+                ProviderError::NotSupported("provider answered 405 Method Not Allowed".into()),
+            ),
+            (
+                500,
+                "boom\n",
+                Subject::None,
+                ProviderError::Internal("boom".into()),
+            ),
+            (
+                503,
+                "down",
+                Subject::None,
+                ProviderError::Unavailable("down".into()),
+            ),
+        ];
+        for (status, body, subject, want) in cases {
+            let got = error_from_response(StatusCode::from_u16(status).unwrap(), body, subject);
+            assert_eq!(got, want, "{status} {body:?}");
+        }
+    }
 }

@@ -83,7 +83,10 @@ mod tests {
     fn errors_name_the_variable() {
         let cases = [
             (vec![], "functions_provider_url"),
-            (vec![("functions_provider_url", "x"), ("port", "abc")], "port"),
+            (
+                vec![("functions_provider_url", "x"), ("port", "abc")],
+                "port",
+            ),
             (
                 vec![("functions_provider_url", "x"), ("read_timeout", "5x")],
                 "read_timeout",

@@ -178,7 +178,10 @@ impl Provider for InMemoryProvider {
     async fn scale(&self, name: &FunctionName, replicas: u64) -> Result<(), ProviderError> {
         let mut state = self.lock();
         state.scale_calls += 1;
-        let f = state.functions.get_mut(name).ok_or_else(|| not_found(name))?;
+        let f = state
+            .functions
+            .get_mut(name)
+            .ok_or_else(|| not_found(name))?;
         f.replicas = replicas;
         Ok(())
     }
@@ -249,7 +252,10 @@ impl Provider for InMemoryProvider {
 
     async fn logs(&self, r: LogRequest) -> Result<LogStream, ProviderError> {
         let state = self.lock();
-        let f = state.functions.get(&r.name).ok_or_else(|| not_found(&r.name))?;
+        let f = state
+            .functions
+            .get(&r.name)
+            .ok_or_else(|| not_found(&r.name))?;
         let mut lines: Vec<LogMessage> = f
             .logs
             .iter()
@@ -257,7 +263,9 @@ impl Provider for InMemoryProvider {
             .cloned()
             .collect();
         if let Some(tail) = r.tail {
-            let skip = lines.len().saturating_sub(usize::try_from(tail).unwrap_or(usize::MAX));
+            let skip = lines
+                .len()
+                .saturating_sub(usize::try_from(tail).unwrap_or(usize::MAX));
             lines.drain(..skip);
         }
         Ok(futures::stream::iter(lines.into_iter().map(Ok)).boxed())

@@ -9,7 +9,8 @@ use actix_web::HttpResponse;
 
 /// Binds `addr`, naming it in the error.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    TcpListener::bind(addr).map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))
+    TcpListener::bind(addr)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))
 }
 
 /// Runs an actix server until `shutdown` resolves, then stops it gracefully (in-flight

@@ -12,29 +12,69 @@ pub struct FunctionDeployment {
     pub service: FunctionName,
     pub image: String,
     /// Swarm-era clients send `func_functions`; kept for compatibility, chosen by the provider.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub network: String,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub env_process: String,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "StringMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "StringMap::is_empty"
+    )]
     pub env_vars: StringMap,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub registry_auth: String,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub constraints: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub secrets: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "StringMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "StringMap::is_empty"
+    )]
     pub labels: StringMap,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "StringMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "StringMap::is_empty"
+    )]
     pub annotations: StringMap,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<FunctionResources>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<FunctionResources>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub read_only_root_filesystem: bool,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub namespace: String,
 }
 
@@ -48,15 +88,35 @@ impl Default for FunctionName {
 /// Memory and CPU as the user wrote them (`128Mi`, `1g`, `0.5`, `100m`); providers parse them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionResources {
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub memory: String,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub cpu: String,
-    #[serde(rename = "nvidia.com/gpu", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "nvidia.com/gpu",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub nvidia_gpu: Option<String>,
-    #[serde(rename = "amd.com/gpu", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "amd.com/gpu",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub amd_gpu: Option<String>,
-    #[serde(rename = "intel.com/gpu", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "intel.com/gpu",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub intel_gpu: Option<String>,
 }
 
@@ -102,9 +162,15 @@ mod tests {
         let json = r#"{"service":"figlet","image":"docker.io/functions/alpine:latest","envProcess":"figlet","envVars":{"a":"1"},"constraints":["node.role == worker"],"secrets":["api-key"],"labels":{"com.openfaas.scale.min":"2"},"annotations":{"topic":"x"},"limits":{"memory":"128Mi","cpu":"100m"},"requests":{"memory":"64Mi","cpu":"0.5","nvidia.com/gpu":"1"},"readOnlyRootFilesystem":true,"namespace":"openfaas-fn"}"#;
         let d: FunctionDeployment = serde_json::from_str(json).unwrap();
         assert_eq!(d.limits.as_ref().unwrap().cpu, "100m");
-        assert_eq!(d.requests.as_ref().unwrap().nvidia_gpu.as_deref(), Some("1"));
+        assert_eq!(
+            d.requests.as_ref().unwrap().nvidia_gpu.as_deref(),
+            Some("1")
+        );
         let back: serde_json::Value = serde_json::to_value(&d).unwrap();
-        assert_eq!(back, serde_json::from_str::<serde_json::Value>(json).unwrap());
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+        );
     }
 
     #[test]

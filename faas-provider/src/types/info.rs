@@ -6,7 +6,11 @@ use crate::serde_util::null_as_default;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionInfo {
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub commit_message: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub sha: String,

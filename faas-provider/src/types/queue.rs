@@ -32,11 +32,26 @@ pub struct QueueRequest {
     pub queue_name: String,
     #[serde(rename = "CallbackUrl", default)]
     pub callback_url: Option<GoUrl>,
-    #[serde(rename = "Annotations", default, deserialize_with = "null_as_default", skip_serializing_if = "StringMap::is_empty")]
+    #[serde(
+        rename = "Annotations",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "StringMap::is_empty"
+    )]
     pub annotations: StringMap,
-    #[serde(rename = "Labels", default, deserialize_with = "null_as_default", skip_serializing_if = "StringMap::is_empty")]
+    #[serde(
+        rename = "Labels",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "StringMap::is_empty"
+    )]
     pub labels: StringMap,
-    #[serde(rename = "Environment", default, deserialize_with = "null_as_default", skip_serializing_if = "StringMap::is_empty")]
+    #[serde(
+        rename = "Environment",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "StringMap::is_empty"
+    )]
     pub environment: StringMap,
 }
 
@@ -125,7 +140,10 @@ mod tests {
         let cb = url::Url::try_from(q.callback_url.as_ref().unwrap()).unwrap();
         assert_eq!(cb.as_str(), "http://cb:8888/");
         let back: serde_json::Value = serde_json::to_value(&q).unwrap();
-        assert_eq!(back, serde_json::from_str::<serde_json::Value>(SAMPLE).unwrap());
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(SAMPLE).unwrap()
+        );
     }
 
     #[test]

@@ -13,7 +13,11 @@ pub struct ScaleServiceRequest {
     #[serde(default, alias = "service", deserialize_with = "null_as_default")]
     pub service_name: String,
     pub replicas: u64,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub namespace: String,
 }
 
@@ -22,7 +26,11 @@ pub struct ScaleServiceRequest {
 #[serde(rename_all = "camelCase")]
 pub struct DeleteFunctionRequest {
     pub function_name: FunctionName,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub namespace: String,
 }
 

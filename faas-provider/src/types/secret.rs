@@ -9,7 +9,11 @@ use crate::serde_util::{base64_opt, null_as_default};
 #[serde(rename_all = "camelCase")]
 pub struct Secret {
     pub name: String,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub namespace: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,

@@ -25,23 +25,51 @@ pub struct FunctionStatus {
     pub available_replicas: u64,
     #[serde(default, deserialize_with = "null_as_default")]
     pub env_process: String,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "StringMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "StringMap::is_empty"
+    )]
     pub labels: StringMap,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "StringMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "StringMap::is_empty"
+    )]
     pub annotations: StringMap,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub namespace: String,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "StringMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "StringMap::is_empty"
+    )]
     pub env_vars: StringMap,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub constraints: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub secrets: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<FunctionResources>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<FunctionResources>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub read_only_root_filesystem: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
@@ -79,7 +107,9 @@ mod tests {
         assert_eq!(s.replicas, 0);
         assert_eq!(s.available_replicas, 0);
         assert_eq!(
-            s.created_at.unwrap().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            s.created_at
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             "2020-12-10T13:23:56.123456789Z"
         );
         let back = serde_json::to_value(&s).unwrap();
