@@ -24,8 +24,9 @@ pub async fn run_until(
     tokio::select! {
         result = &mut server => result,
         () = shutdown => {
-            handle.stop(true).await;
-            server.await
+            // The server future carries out the stop command, so it is polled alongside.
+            let ((), result) = tokio::join!(handle.stop(true), server);
+            result
         }
     }
 }
@@ -33,4 +34,28 @@ pub async fn run_until(
 /// `GET /healthz` for services with nothing further to check.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::time::Duration;
+
+    use actix_web::{web, App, HttpServer};
+
+    use super::*;
+
+    #[actix_rt::test]
+    async fn run_until_returns_once_shutdown_resolves() {
+        let listener = bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+        let server = HttpServer::new(|| App::new().route("/healthz", web::get().to(healthz)))
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run();
+        let stopped = tokio::time::timeout(Duration::from_secs(10), run_until(server, async {}))
+            .await
+            .expect("run_until returns after shutdown instead of waiting forever");
+        stopped.unwrap();
+    }
 }
