@@ -7,6 +7,7 @@ use alert_scaler::{Application, Config};
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::from_env(None)?;
+    faas_provider::healthcheck::exit_if_requested(config.port, "/healthz");
     faas_provider::telemetry::init(config.write_debug);
     let provider = Arc::new(config.http_provider()?);
     let app = Application::build(config, provider)?;

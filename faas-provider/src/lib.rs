@@ -8,9 +8,12 @@ pub mod client;
 pub mod config;
 pub mod duration;
 pub mod error;
+pub mod healthcheck;
 pub mod memory;
 pub mod name;
 pub mod provider;
+#[cfg(feature = "nats")]
+pub mod queue;
 pub mod serde_util;
 pub mod server;
 pub mod shutdown;

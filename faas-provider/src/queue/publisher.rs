@@ -43,6 +43,20 @@ impl Publisher {
         }
     }
 
+    /// Waits up to `limit` for the first connection, so a service that starts together with
+    /// NATS does not refuse its first calls; returns whether it is connected. The client
+    /// offers no awaitable "connected" event, so its state is sampled every 10 ms.
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.is_connected() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Whether the connection to NATS is up now.
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == State::Connected
