@@ -52,6 +52,32 @@ async fn deploy_invoke_scale_to_zero_cold_start_and_delete() {
     })
     .await
     .expect("the function reaches zero replicas");
+    // A replica leaves the ready list at once but drains before it stops; until it has stopped
+    // the gateway may still (rightly) reach it, so wait for the engine to have no running one.
+    let docker = e2e::docker::docker().await;
+    e2e::poll::until(CONVERGE, POLL, || async {
+        let filters = std::collections::HashMap::from([
+            (
+                "label".to_owned(),
+                vec![format!("com.openfaas.function={name}")],
+            ),
+            ("status".to_owned(), vec!["running".to_owned()]),
+        ]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        let running = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| e.to_string())?;
+        if running.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} replica(s) still running", running.len()))
+        }
+    })
+    .await
+    .expect("the old replica stops");
 
     let started = Instant::now();
     let res = call("two").await.unwrap();
