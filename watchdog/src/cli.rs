@@ -2,15 +2,10 @@
 //! watchdogs' flags; `healthcheck` asks the running watchdog's `/_/health` over HTTP, for
 //! `HEALTHCHECK` in images that have no curl (`FROM scratch`).
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use crate::config::Config;
 use crate::lifecycle;
-
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -53,13 +48,10 @@ pub fn run(command: Command) -> ExitCode {
             Err(e) => fail(&e.to_string()),
         },
         Command::Healthcheck => match Config::from_env(None) {
-            Ok(config) => match probe_health(config.port) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => fail("/_/health did not answer 200"),
-                Err(e) => fail(&format!(
-                    "cannot reach the watchdog on port {}: {e}",
-                    config.port
-                )),
+            // The probe every ironfaas binary uses for its scratch-image HEALTHCHECK.
+            Ok(config) => match faas_provider::healthcheck::run(config.port, "/_/health") {
+                0 => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
             },
             Err(e) => fail(&e.to_string()),
         },
@@ -69,19 +61,6 @@ pub fn run(command: Command) -> ExitCode {
 fn fail(message: &str) -> ExitCode {
     eprintln!("{message}");
     ExitCode::FAILURE
-}
-
-/// Whether `/_/health` on `port` answers 200.
-fn probe_health(port: u16) -> std::io::Result<bool> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT)?;
-    stream.set_read_timeout(Some(PROBE_TIMEOUT))?;
-    stream.set_write_timeout(Some(PROBE_TIMEOUT))?;
-    stream.write_all(b"GET /_/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut response = Vec::new();
-    stream.take(64).read_to_end(&mut response)?;
-    // "HTTP/1.x 200 ..."
-    Ok(response.starts_with(b"HTTP/1.") && response.get(8..13) == Some(b" 200 "))
 }
 
 #[cfg(test)]
